@@ -1,0 +1,330 @@
+"""Completions and staff actions: inputs that change one unit, then re-plan it.
+
+An accepted invite (L4), a device report (L8), an installer's mark (L5) and every staff
+action (L15) arrive here. Each runs in one transaction on one locked unit: the input's
+own actions first, then a fresh plan from the unit's stored facts, so that whatever
+the input unblocks — held invites, a waiting move-in — follows at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from leasesync.domain.errors import LeasesyncError
+from leasesync.domain.planning import accept_invite as acceptance
+from leasesync.domain.planning import device_report
+from leasesync.domain.platform import Devices, ResidentStatus
+from leasesync.domain.plans import (
+    Action,
+    ChangeStatus,
+    ReconfigurationCompleted,
+    SendInvite,
+    SetInstalled,
+    SetPaused,
+    WithdrawInvite,
+)
+from leasesync.domain.ports import CommandOutcome, ConfigurationReport
+from leasesync.engine.reconciliation import replan_unit
+from leasesync.engine.runtime import Engine
+from leasesync.engine.syncing import SyncOutcome, apply_snapshot
+from leasesync.store import models as m
+from leasesync.store.facts import snapshot_from_json
+from leasesync.store.properties import latest_held_run, settings_of, unit_index
+from leasesync.store.units import load_unit_state, lock_unit
+
+logger = logging.getLogger(__name__)
+
+
+class InviteRefusedError(LeasesyncError):
+    """An invite link that cannot be accepted; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UnknownTargetError(LeasesyncError):
+    """A staff action named a property, unit or invite that does not exist."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Acceptance:
+    property_name: str
+    unit_number: str
+    email: str
+    people: int
+
+
+def _apply(engine: Engine, unit_id: int, prelude: Sequence[Action]) -> int:
+    """Run ``prelude`` then a fresh plan on one unit; returns the number of actions."""
+    with engine.transaction() as session:
+        unit = lock_unit(session, unit_id)
+        prop = session.get_one(m.Property, unit.property_id)
+        plan = replan_unit(
+            session,
+            unit,
+            settings_of(session, prop),
+            engine.clock.now(),
+            prelude=prelude,
+            verify=engine.verify_state,
+        )
+        return len(plan.actions)
+
+
+def describe_invite(engine: Engine, token: str) -> Acceptance:
+    """What an invite link is for, after the same checks as accepting it."""
+    with engine.transaction() as session:
+        invite, unit, prop = _checked_invite(engine, session, token)
+        return Acceptance(
+            property_name=prop.name,
+            unit_number=unit.number,
+            email=invite.email,
+            people=0,
+        )
+
+
+def accept_invite(engine: Engine, token: str) -> Acceptance:
+    """L4: accept the invite behind ``token``; refused links change nothing."""
+    with engine.transaction() as session:
+        invite, unit, prop = _checked_invite(engine, session, token)
+        unit = lock_unit(session, unit.id)
+        actions = acceptance(load_unit_state(session, unit), invite.email)
+        if not actions:
+            raise InviteRefusedError("withdrawn", "this invite is no longer open")
+        replan_unit(
+            session,
+            unit,
+            settings_of(session, prop),
+            engine.clock.now(),
+            prelude=actions,
+            verify=engine.verify_state,
+        )
+        logger.info(
+            "invite %s accepted",
+            invite.id,
+            extra={
+                "event": "invite_accepted",
+                "property_id": prop.id,
+                "unit_id": unit.pms_unit_id,
+            },
+        )
+        return Acceptance(
+            property_name=prop.name,
+            unit_number=unit.number,
+            email=invite.email,
+            people=len(actions[0].__getattribute__("people")),
+        )
+
+
+def _checked_invite(
+    engine: Engine, session: Any, token: str
+) -> tuple[m.Invite, m.Unit, m.Property]:
+    invite_id, nonce = engine.tokens.read(token)
+    invite = session.get(m.Invite, invite_id)
+    if invite is None or invite.nonce != nonce:
+        raise InviteRefusedError("invalid", "this invite link is not valid")
+    if invite.status == "accepted":
+        raise InviteRefusedError("used", "this invite has already been accepted")
+    if invite.status != "sent":
+        raise InviteRefusedError("withdrawn", "this invite is no longer open")
+    if engine.clock.now() >= invite.expires_at:
+        raise InviteRefusedError("expired", "this invite has expired")
+    unit = session.get_one(m.Unit, invite.unit_id)
+    return invite, unit, session.get_one(m.Property, unit.property_id)
+
+
+def device_reported(engine: Engine, report: ConfigurationReport) -> bool:
+    """L8: a device report for a pending command; repeats and stale ones are ignored."""
+    with engine.transaction() as session:
+        command = session.scalars(
+            select(m.DeviceCommand).where(
+                m.DeviceCommand.idempotency_key == report.idempotency_key
+            )
+        ).first()
+        if command is None or command.status != "pending":
+            return False
+        unit = lock_unit(session, command.unit_id)
+        state = load_unit_state(session, unit)
+        completed = report.outcome is CommandOutcome.COMPLETED
+        actions = device_report(state, completed, engine.clock.now(), report.detail)
+        prop = session.get_one(m.Property, unit.property_id)
+        replan_unit(
+            session,
+            unit,
+            settings_of(session, prop),
+            engine.clock.now(),
+            prelude=actions,
+            verify=engine.verify_state,
+        )
+        return True
+
+
+def _staff(
+    engine: Engine,
+    property_id: int,
+    unit_key: str | None,
+    actor: str,
+    action: str,
+    detail: dict[str, Any],
+) -> int | None:
+    """Record who did what (L15); returns the unit's row id when one is named."""
+    with engine.transaction() as session:
+        if session.get(m.Property, property_id) is None:
+            raise UnknownTargetError(f"no property {property_id}")
+        unit_id = None
+        if unit_key is not None:
+            unit = unit_index(session, property_id).get(unit_key)
+            if unit is None:
+                raise UnknownTargetError(
+                    f"property {property_id} has no unit {unit_key}"
+                )
+            unit_id = unit.id
+        session.add(
+            m.StaffAction(
+                property_id=property_id,
+                unit_id=unit_id,
+                actor=actor,
+                action=action,
+                detail=detail,
+                at=engine.clock.now(),
+            )
+        )
+        return unit_id
+
+
+def mark_installed(engine: Engine, property_id: int, unit_key: str, actor: str) -> int:
+    """L5: the installer marks a unit's installation complete; held invites go out."""
+    unit_id = _staff(engine, property_id, unit_key, actor, "mark_installed", {})
+    assert unit_id is not None
+    cause = f"installation marked complete by {actor}"
+    return _apply(
+        engine, unit_id, [SetInstalled(rule="L5", cause=cause, installed=True)]
+    )
+
+
+def set_paused(
+    engine: Engine, property_id: int, unit_key: str, actor: str, paused: bool
+) -> int:
+    """L15: pause or resume a unit's automation."""
+    unit_id = _staff(
+        engine,
+        property_id,
+        unit_key,
+        actor,
+        "pause_unit" if paused else "resume_unit",
+        {},
+    )
+    assert unit_id is not None
+    cause = f"{'paused' if paused else 'resumed'} by {actor}"
+    return _apply(engine, unit_id, [SetPaused(rule="L15", cause=cause, paused=paused)])
+
+
+def force_turnover(engine: Engine, property_id: int, unit_key: str, actor: str) -> int:
+    """L15/L8: staff declare a stuck vacant reconfiguration done; the move-in goes on."""
+    unit_id = _staff(engine, property_id, unit_key, actor, "force_turnover", {})
+    assert unit_id is not None
+    with engine.transaction() as session:
+        devices = session.get_one(m.Unit, unit_id).devices
+    if devices != Devices.TO_VACANT.value:
+        return 0
+    cause = f"stuck turnover forced on by {actor}"
+    done = ReconfigurationCompleted(
+        rule="L15", cause=cause, configuration=Devices.VACANT
+    )
+    return _apply(engine, unit_id, [done])
+
+
+def resend_invite(
+    engine: Engine, property_id: int, unit_key: str, email: str, actor: str
+) -> int:
+    """L15/L3: send an invite afresh to everyone invited at ``email`` on the unit."""
+    unit_id = _staff(
+        engine, property_id, unit_key, actor, "resend_invite", {"email": email}
+    )
+    assert unit_id is not None
+    with engine.transaction() as session:
+        unit = session.get_one(m.Unit, unit_id)
+        state = load_unit_state(session, unit)
+        prop = session.get_one(m.Property, unit.property_id)
+        lifetime = settings_of(session, prop).invite_lifetime
+    address = email.strip().lower()
+    people = tuple(
+        r.person_id
+        for r in state.residents
+        if r.email == address and r.status is ResidentStatus.INVITED
+    )
+    if not people:
+        raise UnknownTargetError(f"nobody is waiting on an invite at {email}")
+    send = SendInvite(
+        rule="L15",
+        cause=f"resent by {actor}",
+        email=address,
+        people=people,
+        round=2,
+        expires_at=engine.clock.now() + lifetime,
+    )
+    return _apply(engine, unit_id, [send])
+
+
+def cancel_invite(
+    engine: Engine, property_id: int, unit_key: str, email: str, actor: str
+) -> int:
+    """L15: withdraw an invite; its people stay associated but are not invited again."""
+    unit_id = _staff(
+        engine, property_id, unit_key, actor, "cancel_invite", {"email": email}
+    )
+    assert unit_id is not None
+    with engine.transaction() as session:
+        state = load_unit_state(session, session.get_one(m.Unit, unit_id))
+    address = email.strip().lower()
+    cause = f"cancelled by {actor}"
+    prelude: list[Action] = [WithdrawInvite(rule="L15", cause=cause, email=address)]
+    prelude += [
+        ChangeStatus(
+            rule="L15",
+            cause=cause,
+            person=r.person_id,
+            status=ResidentStatus.UNINVITABLE,
+        )
+        for r in state.residents
+        if r.email == address
+        and r.status in (ResidentStatus.INVITED, ResidentStatus.INVITE_HELD)
+    ]
+    return _apply(engine, unit_id, prelude)
+
+
+def approve_held_sync(engine: Engine, property_id: int, actor: str) -> SyncOutcome:
+    """L12/L15: apply exactly the snapshot that was held."""
+    _staff(engine, property_id, None, actor, "approve_held_sync", {})
+    with engine.transaction() as session:
+        prop = session.get_one(m.Property, property_id)
+        run = latest_held_run(session, property_id)
+        if prop.sync_status != "held" or run is None or run.snapshot is None:
+            raise UnknownTargetError(f"property {property_id} has no held sync")
+        snapshot = snapshot_from_json(run.snapshot)
+    return apply_snapshot(
+        engine, property_id, snapshot, trigger="approval", approved_by=actor
+    )
+
+
+def run_due_units(engine: Engine) -> int:
+    """Re-plan every unit whose next instant has come (SPEC §4: time is an input)."""
+    now = engine.clock.now()
+    with engine.transaction() as session:
+        due = session.scalars(
+            select(m.Unit.id)
+            .where(
+                m.Unit.next_due_at.is_not(None),
+                m.Unit.next_due_at <= now,
+                m.Unit.paused.is_(False),
+            )
+            .order_by(m.Unit.next_due_at)
+        ).all()
+    for unit_id in due:
+        _apply(engine, unit_id, ())
+    return len(due)

@@ -1,0 +1,85 @@
+"""The property repository: linked properties, their settings and sync history."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leasesync.domain.ids import PersonId, PmsUnitId
+from leasesync.domain.settings import PropertySettings
+from leasesync.store import models as m
+
+
+def settings_of(session: Session, prop: m.Property) -> PropertySettings:
+    areas = session.scalars(
+        select(m.CommonArea.name)
+        .where(m.CommonArea.property_id == prop.id)
+        .order_by(m.CommonArea.position)
+    ).all()
+    hours, minutes = (int(part) for part in prop.move_out_time.split(":"))
+    return PropertySettings(
+        timezone=prop.timezone,
+        common_areas=tuple(areas),
+        poll_minutes=prop.poll_minutes,
+        early_access_hours=prop.early_access_hours,
+        move_out_time=time(hours, minutes),
+        removal_threshold_percent=prop.removal_threshold_percent,
+        removal_threshold_people=prop.removal_threshold_people,
+        invite_expiry_days=prop.invite_expiry_days,
+        reconfiguration_timeout_minutes=prop.reconfiguration_timeout_minutes,
+    )
+
+
+def find_property(session: Session, pms: str, pms_ref: str) -> m.Property | None:
+    return session.scalars(
+        select(m.Property).where(m.Property.pms == pms, m.Property.pms_ref == pms_ref)
+    ).first()
+
+
+def unit_index(session: Session, property_id: int) -> dict[str, m.Unit]:
+    """Every unit of a property by PMS unit id (rows only; no residents loaded)."""
+    units = session.scalars(
+        select(m.Unit).where(m.Unit.property_id == property_id)
+    ).all()
+    return {u.pms_unit_id: u for u in units}
+
+
+def residents_by_unit(
+    session: Session, property_id: int
+) -> dict[PmsUnitId, frozenset[PersonId]]:
+    """The associated residents of each unit, for the sync guard (L12)."""
+    rows = session.execute(
+        select(m.Unit.pms_unit_id, m.Resident.pms_person_id)
+        .join(m.Resident, m.Resident.unit_id == m.Unit.id)
+        .where(
+            m.Unit.property_id == property_id,
+            m.Resident.removed_at.is_(None),
+            m.Resident.status != "waiting",
+            m.Unit.paused.is_(False),
+        )
+    ).all()
+    grouped: dict[PmsUnitId, set[PersonId]] = {}
+    for unit_id, person_id in rows:
+        grouped.setdefault(PmsUnitId(unit_id), set()).add(PersonId(person_id))
+    return {unit: frozenset(people) for unit, people in grouped.items()}
+
+
+def latest_held_run(session: Session, property_id: int) -> m.SyncRun | None:
+    return session.scalars(
+        select(m.SyncRun)
+        .where(m.SyncRun.property_id == property_id, m.SyncRun.outcome == "held")
+        .order_by(m.SyncRun.id.desc())
+    ).first()
+
+
+def count_pending_effects(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(m.Effect)
+            .where(m.Effect.status == "pending")
+        )
+        or 0
+    )
