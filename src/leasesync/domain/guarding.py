@@ -40,13 +40,17 @@ def judge_snapshot(
     """Judge a snapshot against the platform's current residents per unit.
 
     Units the snapshot does not list are left out of the removal count: they are
-    flagged missing (L1), and their residents stay.
+    flagged missing (L1), and their residents stay. So are units with a quarantined
+    record, which keep their last known facts until the record is readable again.
     """
     by_unit = snapshot.memberships_by_unit()
     total = sum(len(people) for people in residents.values())
     occupants = 0
     removals = 0
+    held_back = {q.unit_id for q in snapshot.quarantined if q.unit_id is not None}
     for unit in snapshot.units:
+        if unit.unit_id in held_back:
+            continue  # NB: a unit with a quarantined record is not planned at all
         current = current_occupants(by_unit.get(unit.unit_id, ()), now, settings)
         occupants += len(current)
         removals += len(residents.get(unit.unit_id, frozenset()) - current.keys())

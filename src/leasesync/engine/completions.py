@@ -18,7 +18,6 @@ from sqlalchemy import select
 from leasesync.domain.errors import LeasesyncError
 from leasesync.domain.planning import accept_invite as acceptance
 from leasesync.domain.planning import device_report
-from leasesync.domain.platform import Devices, ResidentStatus
 from leasesync.domain.plans import (
     Action,
     ChangeStatus,
@@ -28,6 +27,7 @@ from leasesync.domain.plans import (
     SetPaused,
     WithdrawInvite,
 )
+from leasesync.domain.platform import Devices, ResidentStatus
 from leasesync.domain.ports import CommandOutcome, ConfigurationReport
 from leasesync.engine.reconciliation import replan_unit
 from leasesync.engine.runtime import Engine

@@ -56,10 +56,9 @@ def link_property(
     connector.check_credentials()
     with engine.transaction() as session:
         existing = find_property(session, link.pms, link.pms_ref)
-        if existing is not None:
-            property_id = existing.id
-        else:
-            property_id = _create(session, link, engine)
+        property_id = (
+            existing.id if existing is not None else _create(session, link, engine)
+        )
     return property_id, sync_property(engine, property_id, trigger="link")
 
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from leasesync.domain.errors import IntegrityError
-from leasesync.domain.platform import UnitState
 from leasesync.domain.planning import UnitFacts, plan_missing_unit, plan_unit
 from leasesync.domain.plans import Action, UnitPlan, evolve
+from leasesync.domain.platform import UnitState
 from leasesync.domain.settings import PropertySettings
 from leasesync.store import models as m
 from leasesync.store.facts import facts_from_json
@@ -47,10 +47,11 @@ def replan_unit(
     for action in prelude:
         state = evolve(state, action)
     known = facts if facts is not None else stored_facts(unit)
-    if known is None:
-        plan = plan_missing_unit(state)
-    else:
-        plan = plan_unit(known, state, now, settings)
+    plan = (
+        plan_missing_unit(state)
+        if known is None
+        else plan_unit(known, state, now, settings)
+    )
     actions = (*prelude, *plan.actions)
     ctx = UnitContext(
         property_id=unit.property_id, unit=unit, now=now, sync_run_id=sync_run_id

@@ -82,7 +82,13 @@ def apply_snapshot(
         prop = session.get_one(m.Property, property_id)
         settings = settings_of(session, prop)
         index = unit_index(session, property_id)
-        changed = _changed_units(prepared, index, now)
+        # NB: a unit with a quarantined record keeps its last known facts: bad data
+        # for one resident must not move the others (or that one) out.
+        changed = [
+            key
+            for key in _changed_units(prepared, index, now)
+            if key not in _quarantined_units(snapshot)
+        ]
         vanished = [
             u.id
             for key, u in index.items()
@@ -116,6 +122,10 @@ def _prepare(snapshot: PropertySnapshot) -> _Prepared:
     documents = {key: facts_to_json(f) for key, f in facts.items()}
     prints = {key: fingerprint(doc) for key, doc in documents.items()}
     return _Prepared(facts=facts, documents=documents, prints=prints)
+
+
+def _quarantined_units(snapshot: PropertySnapshot) -> set[PmsUnitId]:
+    return {q.unit_id for q in snapshot.quarantined if q.unit_id is not None}
 
 
 def _changed_units(

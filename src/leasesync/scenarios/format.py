@@ -127,10 +127,25 @@ def _check_schema(document: Any) -> None:
         validator.iter_errors(document), key=lambda e: list(e.absolute_path)
     )
     if errors:
-        error = errors[0]
+        error = min(errors, key=_relevance)
         raise ScenarioFileError(
-            _path(error.absolute_path) or "(top level)", error.message
+            _path(error.absolute_path) or "(top level)", _reason(error)
         )
+
+
+def _relevance(error: jsonschema.ValidationError) -> tuple[int, int]:
+    """Unknown keys first: naming the key says more than "too many properties"."""
+    unknown = 0 if error.validator == "additionalProperties" else 1
+    return (unknown, -len(error.absolute_path))
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
+        unknown = sorted(str(k) for k in error.instance if k not in allowed)
+        return "unknown key " + ", ".join(repr(k) for k in unknown)
+    return str(error.message)
 
 
 def _schema() -> dict[str, Any]:

@@ -216,42 +216,34 @@ def check(expect: dict[str, Any], report: dict[str, Any]) -> list[Expectation]:
 
 
 def _compare(path: str, wanted: Any, actual: Any, out: list[Expectation]) -> None:
-    if isinstance(wanted, dict):
-        if not isinstance(actual, dict):
-            out.append(Expectation(path=path, ok=False, expected=wanted, actual=actual))
-            return
+    """Mappings key by key; lists and scalars exactly; ``null`` means absent (FORMAT.md).
+
+    An expected ``null`` also holds for a key that is present with a null value
+    (``email: null`` for a person without an address).
+    """
+    if isinstance(wanted, dict) and isinstance(actual, dict):
         for key, value in wanted.items():
-            sub = f"{path}.{key}"
-            if value is None:
-                out.append(
-                    Expectation(
-                        path=sub,
-                        ok=str(key) not in actual,
-                        expected=None,
-                        actual=actual.get(str(key)),
-                    )
-                )
-            else:
-                _compare(sub, value, actual.get(str(key), _MISSING), out)
+            _compare(f"{path}.{key}", value, actual.get(str(key), _MISSING), out)
         return
     shown = "(absent)" if actual is _MISSING else actual
-    out.append(
-        Expectation(path=path, ok=_same(wanted, actual), expected=wanted, actual=shown)
-    )
+    if wanted is None:
+        ok = actual is _MISSING or actual is None
+    else:
+        ok = actual is not _MISSING and _same(wanted, actual)
+    out.append(Expectation(path=path, ok=ok, expected=wanted, actual=shown))
 
 
 _MISSING: Any = object()
 
 
 def _same(wanted: Any, actual: Any) -> bool:
+    """Equal values; numbers compare by value, and a YAML scalar by its text."""
     if isinstance(wanted, list) and isinstance(actual, list):
         return len(wanted) == len(actual) and all(
             _same(w, a) for w, a in zip(wanted, actual, strict=True)
         )
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return wanted is actual
     if isinstance(wanted, (int, float)) and isinstance(actual, (int, float)):
         return bool(wanted == actual)
-    return (
-        bool(wanted == actual)
-        if type(wanted) is type(actual)
-        else str(wanted) == str(actual) and not isinstance(wanted, bool)
-    )
+    return str(wanted) == str(actual)

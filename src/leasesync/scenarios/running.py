@@ -118,17 +118,18 @@ class ScenarioRun:
             work += self.devices.deliver_due(now)
             work += completions.run_due_units(self.engine)
             if self.next_poll is not None and self.next_poll <= now:
-                self.poll()
-                work += 1
+                work += self.poll()
             if not work:
                 return
         raise RuntimeError(f"no quiet moment at {self.clock.now().isoformat()}")
 
-    def poll(self) -> None:
+    def poll(self) -> int:
+        """Sync as a poll would; 1 when it changed something, so the instant goes on."""
         assert self.property_id is not None
         minutes = int(self.settings().poll_minutes)
         self.next_poll = self.clock.now() + timedelta(minutes=minutes)
-        sync_property(self.engine, self.property_id, trigger="poll")
+        outcome = sync_property(self.engine, self.property_id, trigger="poll")
+        return 0 if outcome.outcome in ("unchanged", "held", "failed") else 1
 
     # --- steps -----------------------------------------------------------------------
 

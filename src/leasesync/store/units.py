@@ -19,15 +19,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from leasesync.domain.ids import HouseholdId, PersonId, PmsUnitId
-from leasesync.domain.platform import (
-    Devices,
-    DeviceState,
-    InviteState,
-    Lifecycle,
-    ResidentState,
-    ResidentStatus,
-    UnitState,
-)
 from leasesync.domain.plans import (
     AcceptInvite,
     Action,
@@ -44,6 +35,15 @@ from leasesync.domain.plans import (
     SendInvite,
     UpdateContact,
     WithdrawInvite,
+)
+from leasesync.domain.platform import (
+    Devices,
+    DeviceState,
+    InviteState,
+    Lifecycle,
+    ResidentState,
+    ResidentStatus,
+    UnitState,
 )
 from leasesync.domain.snapshots import Role
 from leasesync.store import models as m
@@ -205,7 +205,7 @@ def _effect(
     )
 
 
-def _write(session: Session, ctx: UnitContext, action: Action) -> dict[str, Any] | None:  # noqa: C901, PLR0911, PLR0912
+def _write(session: Session, ctx: UnitContext, action: Action) -> dict[str, Any] | None:  # noqa: PLR0911, PLR0912
     match action:
         case AddResident(resident=r):
             session.add(
