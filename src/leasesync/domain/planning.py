@@ -45,7 +45,13 @@ from leasesync.domain.platform import (
     UnitState,
 )
 from leasesync.domain.settings import PropertySettings
-from leasesync.domain.snapshots import Membership, OccupancyStatus, Role, UnitRecord
+from leasesync.domain.snapshots import (
+    LeaseTerm,
+    Membership,
+    OccupancyStatus,
+    Role,
+    UnitRecord,
+)
 
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
@@ -57,6 +63,7 @@ class UnitFacts:
 
     record: UnitRecord
     memberships: tuple[Membership, ...] = ()
+    terms: tuple[LeaseTerm, ...] = ()
 
 
 def normalise_email(email: str | None) -> str | None:

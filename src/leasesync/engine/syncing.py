@@ -29,6 +29,7 @@ from leasesync.engine.runtime import Engine
 from leasesync.store import models as m
 from leasesync.store.alerts import open_alert_keys, raise_alert, resolve_alerts
 from leasesync.store.facts import facts_to_json, fingerprint, snapshot_to_json
+from leasesync.store.households import record_households
 from leasesync.store.properties import residents_by_unit, settings_of, unit_index
 from leasesync.store.units import lock_unit
 
@@ -115,8 +116,13 @@ def apply_snapshot(
 
 def _prepare(snapshot: PropertySnapshot) -> _Prepared:
     by_unit = snapshot.memberships_by_unit()
+    terms = snapshot.terms_by_unit()
     facts = {
-        u.unit_id: UnitFacts(record=u, memberships=tuple(by_unit.get(u.unit_id, ())))
+        u.unit_id: UnitFacts(
+            record=u,
+            memberships=tuple(by_unit.get(u.unit_id, ())),
+            terms=tuple(terms.get(u.unit_id, ())),
+        )
         for u in snapshot.units
     }
     documents = {key: facts_to_json(f) for key, f in facts.items()}
@@ -165,6 +171,7 @@ def _sync_unit(
         )
         unit.facts = prepared.documents[key]
         unit.fingerprint = prepared.prints[key]
+        record_households(session, unit, prepared.facts[key])
         return len(plan.actions)
 
 

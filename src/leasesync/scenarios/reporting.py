@@ -121,11 +121,18 @@ def _timeline(
                     "event": event.event,
                     "rule": event.rule,
                     "detail": f"{who}{event.cause}",
+                    "person": event.pms_person_id,
+                    "change": event.after,
                 },
             )
         )
     for sync in session.scalars(select(m.SyncRun).order_by(m.SyncRun.id)):
-        detail = sync.detail or f"{sync.units_changed} units changed"
+        changed = sync.units_changed
+        detail = sync.detail or (
+            f"{changed} unit{'s' if changed != 1 else ''} changed"
+            if changed
+            else "back to normal, nothing to change"
+        )
         entries.append(
             (
                 sync.started_at,

@@ -129,6 +129,7 @@ def facts_to_json(facts: UnitFacts) -> dict[str, Any]:
     return {
         "unit": unit_to_json(facts.record),
         "memberships": [membership_to_json(m) for m in facts.memberships],
+        "terms": [term_to_json(t) for t in facts.terms],
     }
 
 
@@ -136,6 +137,7 @@ def facts_from_json(data: dict[str, Any]) -> UnitFacts:
     return UnitFacts(
         record=unit_from_json(data["unit"]),
         memberships=tuple(membership_from_json(m) for m in data["memberships"]),
+        terms=tuple(term_from_json(t) for t in data.get("terms", [])),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -152,7 +152,7 @@ def record_actions(
     """Write every action's rows, effects and audit event."""
     for action in actions:
         before = _before(session, ctx, action)
-        after = _write(session, ctx, action)
+        after = _write(session, ctx, action) or _fields(action)
         session.add(
             m.AuditEvent(
                 property_id=ctx.property_id,
@@ -167,6 +167,19 @@ def record_actions(
                 after=after,
             )
         )
+
+
+def _fields(action: Action) -> dict[str, Any]:
+    """An action's own values, for the audit trail of actions with no rows."""
+    values = {}
+    for item in fields(action):
+        if item.name in ("rule", "cause"):
+            continue
+        value = getattr(action, item.name)
+        values[item.name] = (
+            value.isoformat() if isinstance(value, datetime) else str(value)
+        )
+    return values
 
 
 def _before(
