@@ -325,7 +325,7 @@ def test_unknown_status_quarantines_only_that_record(
     )
     fine = _resident(residentmemberid="8")
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         snapshot = _one(odd, fine)
 
     assert [m.person_id for m in snapshot.memberships] == ["8"]
@@ -336,7 +336,8 @@ def test_unknown_status_quarantines_only_that_record(
     events = [
         r for r in caplog.records if getattr(r, "event", None) == "record_quarantined"
     ]
-    assert len(events) == 1 and events[0].levelno == logging.WARNING
+    # NB: DEBUG, since every poll parses it again; the engine warns once per record.
+    assert len(events) == 1 and events[0].levelno == logging.DEBUG
     assert "Zed" not in caplog.text and "zed@example.com" not in caplog.text
 
 

@@ -19,6 +19,7 @@ from leasesync.domain.errors import LeasesyncError
 from leasesync.domain.planning import accept_invite as acceptance
 from leasesync.domain.planning import device_report
 from leasesync.domain.plans import (
+    AcceptInvite,
     Action,
     ChangeStatus,
     ReconfigurationCompleted,
@@ -117,7 +118,7 @@ def accept_invite(engine: Engine, token: str) -> Acceptance:
             property_name=prop.name,
             unit_number=unit.number,
             email=invite.email,
-            people=len(actions[0].__getattribute__("people")),
+            people=sum(len(a.people) for a in actions if isinstance(a, AcceptInvite)),
         )
 
 

@@ -385,7 +385,7 @@ def _record_quarantine(
             .values(resolved_at=now)
         )
     for record in snapshot.quarantined:
-        raise_alert(
+        raised = raise_alert(
             session,
             property_id=property_id,
             unit_id=None,
@@ -394,3 +394,15 @@ def _record_quarantine(
             message=f"{record.record} left out: {record.reason}",
             now=now,
         )
+        if raised:
+            logger.warning(
+                "property %s: %s quarantined: %s",
+                property_id,
+                record.record,
+                record.reason,
+                extra={
+                    "event": "record_quarantined",
+                    "property_id": property_id,
+                    "record": record.record,
+                },
+            )

@@ -415,11 +415,12 @@ def _reconfigure(
         attempt=attempt,
         status="pending",
         requested_at=ctx.now,
-        idempotency_key=f"device:{ctx.unit.id}:{secrets.token_hex(8)}",
+        # NB: one key per command, so a retry (a new command) is a new request to
+        # the devices, while redelivering this one after a crash is dropped.
+        idempotency_key=f"device:{ctx.unit.id}:{secrets.token_hex(12)}",
     )
     session.add(command)
     session.flush()
-    command.idempotency_key = f"device:{ctx.unit.id}:{command.id}"
     _effect(
         session,
         ctx,

@@ -390,7 +390,9 @@ def _quarantine(
             unit_id=PmsUnitId(unit_id) if unit_id else None,
         )
     )
-    logger.warning(
+    # NB: DEBUG here, since every poll parses the record again; the engine logs a
+    # WARNING once, when it first raises the record_quarantined alert.
+    logger.debug(
         "Quarantined RealPage %s: %s",
         record,
         reason,
