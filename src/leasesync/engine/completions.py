@@ -35,7 +35,7 @@ from leasesync.engine.runtime import Engine
 from leasesync.engine.syncing import SyncOutcome, apply_snapshot
 from leasesync.store import models as m
 from leasesync.store.facts import snapshot_from_json
-from leasesync.store.properties import latest_held_run, settings_of, unit_index
+from leasesync.store.properties import find_unit, latest_held_run, settings_of
 from leasesync.store.units import load_unit_state, lock_unit
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def _staff(
             raise UnknownTargetError(f"no property {property_id}")
         unit_id = None
         if unit_key is not None:
-            unit = unit_index(session, property_id).get(unit_key)
+            unit = find_unit(session, property_id, unit_key)
             if unit is None:
                 raise UnknownTargetError(
                     f"property {property_id} has no unit {unit_key}"

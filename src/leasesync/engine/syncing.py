@@ -30,7 +30,13 @@ from leasesync.store import models as m
 from leasesync.store.alerts import open_alert_keys, raise_alert, resolve_alerts
 from leasesync.store.facts import facts_to_json, fingerprint, snapshot_to_json
 from leasesync.store.households import record_households
-from leasesync.store.properties import residents_by_unit, settings_of, unit_index
+from leasesync.store.properties import (
+    UnitHead,
+    find_unit,
+    residents_by_unit,
+    settings_of,
+    unit_heads,
+)
 from leasesync.store.units import lock_unit
 
 logger = logging.getLogger(__name__)
@@ -82,7 +88,7 @@ def apply_snapshot(
     with engine.transaction() as session:
         prop = session.get_one(m.Property, property_id)
         settings = settings_of(session, prop)
-        index = unit_index(session, property_id)
+        index = unit_heads(session, property_id)
         # NB: a unit with a quarantined record keeps its last known facts: bad data
         # for one resident must not move the others (or that one) out.
         changed = [
@@ -135,7 +141,7 @@ def _quarantined_units(snapshot: PropertySnapshot) -> set[PmsUnitId]:
 
 
 def _changed_units(
-    prepared: _Prepared, index: dict[str, m.Unit], now: datetime
+    prepared: _Prepared, index: dict[str, UnitHead], now: datetime
 ) -> list[PmsUnitId]:
     changed: list[PmsUnitId] = []
     for key, print_ in prepared.prints.items():
@@ -178,7 +184,7 @@ def _sync_unit(
 def _unit_for(session: Session, property_id: int, facts: UnitFacts) -> m.Unit:
     """The unit's row under lock, created on first sight (L1)."""
     record = facts.record
-    existing = unit_index(session, property_id).get(record.unit_id)
+    existing = find_unit(session, property_id, record.unit_id)
     if existing is not None:
         return lock_unit(session, existing.id)
     unit = m.Unit(

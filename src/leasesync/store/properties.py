@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
+from dataclasses import dataclass
+from datetime import datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,41 @@ def settings_of(session: Session, prop: m.Property) -> PropertySettings:
 def find_property(session: Session, pms: str, pms_ref: str) -> m.Property | None:
     return session.scalars(
         select(m.Property).where(m.Property.pms == pms, m.Property.pms_ref == pms_ref)
+    ).first()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitHead:
+    """What a sync needs to know of a unit to decide whether to look closer."""
+
+    id: int
+    fingerprint: str | None
+    next_due_at: datetime | None
+    missing: bool
+
+
+def unit_heads(session: Session, property_id: int) -> dict[str, UnitHead]:
+    """Every unit's id, fingerprint and next instant, without its facts document."""
+    rows = session.execute(
+        select(
+            m.Unit.pms_unit_id,
+            m.Unit.id,
+            m.Unit.fingerprint,
+            m.Unit.next_due_at,
+            m.Unit.missing,
+        ).where(m.Unit.property_id == property_id)
+    ).all()
+    return {
+        key: UnitHead(id=id_, fingerprint=print_, next_due_at=due, missing=missing)
+        for key, id_, print_, due, missing in rows
+    }
+
+
+def find_unit(session: Session, property_id: int, pms_unit_id: str) -> m.Unit | None:
+    return session.scalars(
+        select(m.Unit).where(
+            m.Unit.property_id == property_id, m.Unit.pms_unit_id == pms_unit_id
+        )
     ).first()
 
 
