@@ -51,10 +51,20 @@ def skip_empty_revision(_context: Any, _revision: Any, directives: list[Any]) ->
         directives[:] = []
 
 
+def ours_only(
+    _item: Any, name: str | None, kind: str, reflected: bool, _compare: Any
+) -> bool:
+    """Leave procrastinate's queue tables alone: they live beside ours, not in them."""
+    return not (
+        kind == "table" and reflected and (name or "").startswith("procrastinate_")
+    )
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+        include_object=ours_only,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         transactional_ddl=True,
