@@ -1,7 +1,7 @@
 """Fixtures every test area shares: a clean environment and real databases.
 
 Every test runs with no ``LEASESYNC_…`` variables from the developer's shell (except
-the two that steer the test run itself) and with ``LEASESYNC_DATA_DIR`` pointing at a
+the three that steer the test run itself) and with ``LEASESYNC_DATA_DIR`` pointing at a
 fresh temporary folder, so nothing reads or writes ``./data``; the root logger's
 handlers and level are put back after each test.
 
@@ -43,7 +43,12 @@ from leasesync.store.db import create_engine_for, upgrade
 TEST_DATABASE_VARIABLE = "LEASESYNC_TEST_DATABASE_URL"
 REQUIRE_POSTGRES_VARIABLE = "LEASESYNC_REQUIRE_POSTGRES"
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-_KEPT_VARIABLES = {TEST_DATABASE_VARIABLE, REQUIRE_POSTGRES_VARIABLE}
+REQUIRE_MQTT_VARIABLE = "LEASESYNC_REQUIRE_MQTT"
+_KEPT_VARIABLES = {
+    TEST_DATABASE_VARIABLE,
+    REQUIRE_POSTGRES_VARIABLE,
+    REQUIRE_MQTT_VARIABLE,
+}
 
 BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 

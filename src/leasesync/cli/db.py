@@ -76,9 +76,15 @@ def upgrade_command(
     """Create the database or migrate it forward (to the newest revision by default)."""
     from leasesync.store import db
 
-    url = settings(ctx).database_url
+    current = settings(ctx)
+    url = current.database_url
     with _database_errors(url):
         db.upgrade(url, revision)
+        if current.worker == "procrastinate" and current.procrastinate_conninfo:
+            # NB: the job queue's own tables (procrastinate's schema) sit beside ours.
+            from leasesync.jobs.queueing import ensure_queue_schema
+
+            ensure_queue_schema(current.procrastinate_conninfo)
         _report(url, as_json=as_json)
 
 
