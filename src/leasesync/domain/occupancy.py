@@ -29,8 +29,19 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     if as_utc.astimezone(zone).replace(tzinfo=None) != naive:
         # NB: the wall time falls in a spring-forward gap; the transition happens at
         # the end of the gap, the first instant that exists locally.
-        return naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+        return _end_of_gap(naive, zone)
     return as_utc
+
+
+def _end_of_gap(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The first whole second whose local wall time is at or after ``naive``."""
+    low = int(naive.replace(tzinfo=zone, fold=1).timestamp())
+    high = int(naive.replace(tzinfo=zone, fold=0).timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        wall = datetime.fromtimestamp(middle, zone).replace(tzinfo=None)
+        low, high = (low, middle) if wall >= naive else (middle, high)
+    return datetime.fromtimestamp(high, UTC)
 
 
 def access_starts(

@@ -55,6 +55,7 @@ from leasesync.domain.snapshots import (
 
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+MAX_DOUBLINGS = 6  # NB: 2**6 minutes already passes the cap; more would only overflow
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,7 +77,8 @@ def normalise_email(email: str | None) -> str | None:
 
 def retry_delay(attempt: int) -> timedelta:
     """L8: capped exponential backoff, never more than an hour apart."""
-    delay: timedelta = RETRY_BASE * (2 ** max(attempt - 1, 0))
+    doublings = min(max(attempt - 1, 0), MAX_DOUBLINGS)
+    delay: timedelta = RETRY_BASE * (2**doublings)
     return min(delay, RETRY_CAP)
 
 
@@ -127,7 +129,9 @@ class _Planner:
             and self.now >= devices.requested_at + timeout
         ):
             self.reconfiguration_failed("no answer from the devices", self.now)
-        elif devices.retry_at is not None and self.now >= devices.retry_at:
+        devices = self.state.devices
+        if devices.retry_at is not None and self.now >= devices.retry_at:
+            # NB: in the same plan as the failure when the retry is already due.
             target = _target_of(devices.configuration)
             cause = f"retry {devices.attempt + 1} of the {target} configuration"
             self.emit(
@@ -142,7 +146,10 @@ class _Planner:
 
     def reconfiguration_failed(self, reason: str, at: datetime) -> None:
         devices = self.state.devices
-        retry_at = at + retry_delay(devices.attempt)
+        # NB: counted from the request, so that a silent attempt's timeout does not add
+        # to the backoff: attempts stay at most an hour apart (L8).
+        started = devices.requested_at or at
+        retry_at = max(at, started + retry_delay(devices.attempt))
         target = _target_of(devices.configuration)
         cause = f"{target} configuration attempt {devices.attempt} failed: {reason}"
         first = not devices.failing
@@ -275,14 +282,22 @@ class _Planner:
                 )
             )
         email = resident.email
-        sharers = [
-            r
-            for r in self.state.residents
-            if r.email == email and r.person_id != person
-        ]
-        if email and self.state.invite_for(email) and not sharers:
+        if (
+            email
+            and self.state.invite_for(email)
+            and not self.waiting_on(email, person)
+        ):
             self.emit(WithdrawInvite(rule=rule, cause=cause, email=email))
         self.emit(RemoveResident(rule=rule, cause=cause, person=person))
+
+    def waiting_on(self, email: str, person: PersonId) -> bool:
+        """Whether someone else on the unit still waits on the invite to ``email``."""
+        return any(
+            r.email == email
+            and r.person_id != person
+            and r.status is ResidentStatus.INVITED
+            for r in self.state.residents
+        )
 
     def membership_of(self, person_id: PersonId) -> Membership | None:
         found = [m for m in self.facts.memberships if m.person_id == person_id]
@@ -322,7 +337,7 @@ class _Planner:
         if (
             resident.email
             and self.state.invite_for(resident.email)
-            and not any(r.email == resident.email for r in self.state.residents)
+            and not self.waiting_on(resident.email, resident.person_id)
         ):
             cause = "the invite's address was corrected"
             self.emit(WithdrawInvite(rule="L9", cause=cause, email=resident.email))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -61,11 +61,27 @@ class Acceptance:
     people: int
 
 
-def _apply(engine: Engine, unit_id: int, prelude: Sequence[Action]) -> int:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StaffRecord:
+    """Who did what (L15); written in the same transaction as what it did."""
+
+    actor: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _apply(
+    engine: Engine,
+    unit_id: int,
+    prelude: Sequence[Action],
+    staff: StaffRecord | None = None,
+) -> int:
     """Run ``prelude`` then a fresh plan on one unit; returns the number of actions."""
     with engine.transaction() as session:
         unit = lock_unit(session, unit_id)
         prop = session.get_one(m.Property, unit.property_id)
+        if staff is not None:
+            _record_staff(session, engine, prop.id, unit.id, staff)
         plan = replan_unit(
             session,
             unit,
@@ -75,6 +91,25 @@ def _apply(engine: Engine, unit_id: int, prelude: Sequence[Action]) -> int:
             verify=engine.verify_state,
         )
         return len(plan.actions)
+
+
+def _record_staff(
+    session: Any,
+    engine: Engine,
+    property_id: int,
+    unit_id: int | None,
+    staff: StaffRecord,
+) -> None:
+    session.add(
+        m.StaffAction(
+            property_id=property_id,
+            unit_id=unit_id,
+            actor=staff.actor,
+            action=staff.action,
+            detail=staff.detail,
+            at=engine.clock.now(),
+        )
+    )
 
 
 def describe_invite(engine: Engine, token: str) -> Acceptance:
@@ -165,46 +200,24 @@ def device_reported(engine: Engine, report: ConfigurationReport) -> bool:
         return True
 
 
-def _staff(
-    engine: Engine,
-    property_id: int,
-    unit_key: str | None,
-    actor: str,
-    action: str,
-    detail: dict[str, Any],
-) -> int | None:
-    """Record who did what (L15); returns the unit's row id when one is named."""
+def _target(engine: Engine, property_id: int, unit_key: str) -> int:
+    """The row id of a unit named by staff; refuses unknown ones, writes nothing."""
     with engine.transaction() as session:
         if session.get(m.Property, property_id) is None:
             raise UnknownTargetError(f"no property {property_id}")
-        unit_id = None
-        if unit_key is not None:
-            unit = find_unit(session, property_id, unit_key)
-            if unit is None:
-                raise UnknownTargetError(
-                    f"property {property_id} has no unit {unit_key}"
-                )
-            unit_id = unit.id
-        session.add(
-            m.StaffAction(
-                property_id=property_id,
-                unit_id=unit_id,
-                actor=actor,
-                action=action,
-                detail=detail,
-                at=engine.clock.now(),
-            )
-        )
-        return unit_id
+        unit = find_unit(session, property_id, unit_key)
+        if unit is None:
+            raise UnknownTargetError(f"property {property_id} has no unit {unit_key}")
+        return unit.id
 
 
 def mark_installed(engine: Engine, property_id: int, unit_key: str, actor: str) -> int:
     """L5: the installer marks a unit's installation complete; held invites go out."""
-    unit_id = _staff(engine, property_id, unit_key, actor, "mark_installed", {})
-    assert unit_id is not None
+    unit_id = _target(engine, property_id, unit_key)
     cause = f"installation marked complete by {actor}"
+    done = SetInstalled(rule="L5", cause=cause, installed=True)
     return _apply(
-        engine, unit_id, [SetInstalled(rule="L5", cause=cause, installed=True)]
+        engine, unit_id, [done], StaffRecord(actor=actor, action="mark_installed")
     )
 
 
@@ -212,42 +225,37 @@ def set_paused(
     engine: Engine, property_id: int, unit_key: str, actor: str, paused: bool
 ) -> int:
     """L15: pause or resume a unit's automation."""
-    unit_id = _staff(
-        engine,
-        property_id,
-        unit_key,
-        actor,
-        "pause_unit" if paused else "resume_unit",
-        {},
-    )
-    assert unit_id is not None
+    unit_id = _target(engine, property_id, unit_key)
     cause = f"{'paused' if paused else 'resumed'} by {actor}"
-    return _apply(engine, unit_id, [SetPaused(rule="L15", cause=cause, paused=paused)])
+    staff = StaffRecord(actor=actor, action="pause_unit" if paused else "resume_unit")
+    return _apply(
+        engine, unit_id, [SetPaused(rule="L15", cause=cause, paused=paused)], staff
+    )
 
 
 def force_turnover(engine: Engine, property_id: int, unit_key: str, actor: str) -> int:
     """L15/L8: staff declare a stuck vacant reconfiguration done; the move-in goes on."""
-    unit_id = _staff(engine, property_id, unit_key, actor, "force_turnover", {})
-    assert unit_id is not None
+    unit_id = _target(engine, property_id, unit_key)
     with engine.transaction() as session:
         devices = session.get_one(m.Unit, unit_id).devices
     if devices != Devices.TO_VACANT.value:
-        return 0
+        raise UnknownTargetError(
+            f"unit {unit_key} has no turnover waiting on its devices"
+        )
     cause = f"stuck turnover forced on by {actor}"
     done = ReconfigurationCompleted(
         rule="L15", cause=cause, configuration=Devices.VACANT
     )
-    return _apply(engine, unit_id, [done])
+    return _apply(
+        engine, unit_id, [done], StaffRecord(actor=actor, action="force_turnover")
+    )
 
 
 def resend_invite(
     engine: Engine, property_id: int, unit_key: str, email: str, actor: str
 ) -> int:
     """L15/L3: send an invite afresh to everyone invited at ``email`` on the unit."""
-    unit_id = _staff(
-        engine, property_id, unit_key, actor, "resend_invite", {"email": email}
-    )
-    assert unit_id is not None
+    unit_id = _target(engine, property_id, unit_key)
     with engine.transaction() as session:
         unit = session.get_one(m.Unit, unit_id)
         state = load_unit_state(session, unit)
@@ -269,17 +277,15 @@ def resend_invite(
         round=2,
         expires_at=engine.clock.now() + lifetime,
     )
-    return _apply(engine, unit_id, [send])
+    staff = StaffRecord(actor=actor, action="resend_invite", detail={"email": address})
+    return _apply(engine, unit_id, [send], staff)
 
 
 def cancel_invite(
     engine: Engine, property_id: int, unit_key: str, email: str, actor: str
 ) -> int:
     """L15: withdraw an invite; its people stay associated but are not invited again."""
-    unit_id = _staff(
-        engine, property_id, unit_key, actor, "cancel_invite", {"email": email}
-    )
-    assert unit_id is not None
+    unit_id = _target(engine, property_id, unit_key)
     with engine.transaction() as session:
         state = load_unit_state(session, session.get_one(m.Unit, unit_id))
     address = email.strip().lower()
@@ -296,21 +302,39 @@ def cancel_invite(
         if r.email == address
         and r.status in (ResidentStatus.INVITED, ResidentStatus.INVITE_HELD)
     ]
-    return _apply(engine, unit_id, prelude)
+    if len(prelude) == 1 and not any(i.email == address for i in state.invites):
+        raise UnknownTargetError(f"no invite to {email} is open on unit {unit_key}")
+    staff = StaffRecord(actor=actor, action="cancel_invite", detail={"email": address})
+    return _apply(engine, unit_id, prelude, staff)
 
 
 def approve_held_sync(engine: Engine, property_id: int, actor: str) -> SyncOutcome:
     """L12/L15: apply exactly the snapshot that was held."""
-    _staff(engine, property_id, None, actor, "approve_held_sync", {})
     with engine.transaction() as session:
-        prop = session.get_one(m.Property, property_id)
+        prop = session.get(m.Property, property_id)
         run = latest_held_run(session, property_id)
-        if prop.sync_status != "held" or run is None or run.snapshot is None:
+        if (
+            prop is None
+            or prop.sync_status != "held"
+            or run is None
+            or not run.snapshot
+        ):
             raise UnknownTargetError(f"property {property_id} has no held sync")
-        snapshot = snapshot_from_json(run.snapshot)
-    return apply_snapshot(
+        snapshot, run_id = snapshot_from_json(run.snapshot), run.id
+    outcome = apply_snapshot(
         engine, property_id, snapshot, trigger="approval", approved_by=actor
     )
+    # NB: recorded once the approval has been applied; a refused one leaves no trace.
+    with engine.transaction() as session:
+        detail = {"held_run": run_id, "applied_run": outcome.run_id}
+        _record_staff(
+            session,
+            engine,
+            property_id,
+            None,
+            StaffRecord(actor=actor, action="approve_held_sync", detail=detail),
+        )
+    return outcome
 
 
 def run_due_units(engine: Engine) -> int:
