@@ -338,3 +338,14 @@ def test_an_unwritable_data_directory_is_one_line(
 
     assert line.startswith("LEASESYNC_SECRET_KEY: ")
     assert str(blocked / "data") in line
+
+
+def test_a_misspelt_variable_is_reported_not_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEASESYNC_DATABSE_URL", "postgresql://db.internal/leasesync")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert caught.value.problems == ("LEASESYNC_DATABSE_URL: unknown setting",)

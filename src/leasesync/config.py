@@ -352,6 +352,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
     """
     source = config_file or _config_file_from_environment()
     file_values = _read_toml(source) if source is not None else {}
+    unknown = _unknown_variables()
+    if unknown:
+        raise SettingsError(tuple(f"{name}: unknown setting" for name in unknown))
 
     with _file_values_set(file_values):
         try:
@@ -362,6 +365,31 @@ def load_settings(config_file: Path | None = None) -> Settings:
             raise SettingsError((f"{ENV_PREFIX}SECRET_KEY: {exc}",)) from None
         except pydantic_settings.SettingsError as exc:
             raise SettingsError((_unparsable_line(exc),)) from None
+
+
+#: Variables with the prefix that steer something other than a process's settings.
+NOT_SETTINGS = frozenset(
+    {
+        CONFIG_FILE_VARIABLE,
+        "LEASESYNC_TEST_DATABASE_URL",
+        "LEASESYNC_REQUIRE_POSTGRES",
+        "LEASESYNC_REQUIRE_MQTT",
+        "LEASESYNC_BENCH_DATABASE_URL",
+    }
+)
+
+
+def _unknown_variables() -> list[str]:
+    """``LEASESYNC_…`` variables naming no setting: a misspelling is not ignored."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    found = []
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS:
+            continue
+        if upper.split("__", 1)[0] not in known:
+            found.append(name)
+    return found
 
 
 def _unparsable_line(error: Exception) -> str:
@@ -398,6 +426,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         problem = f"{CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror or exc}"
     except tomllib.TOMLDecodeError as exc:
         problem = f"{CONFIG_FILE_VARIABLE}: {path} is not valid TOML: {exc}"
+    except UnicodeDecodeError:
+        problem = f"{CONFIG_FILE_VARIABLE}: {path} is not UTF-8 text"
     raise SettingsError((problem,))
 
 

@@ -204,3 +204,16 @@ def test_a_malformed_device_report_is_422_and_changes_nothing(
     assert error["code"] == "invalid_request"
     assert field in [f["field"] for f in error["fields"]]
     assert site.unit("30101")["devices"] == "to_resident"
+
+
+def test_a_caller_without_the_token_learns_nothing_from_a_malformed_body(
+    unchanged: ApiSite,
+) -> None:
+    response = unchanged.client.post(
+        "/api/device-reports",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"

@@ -92,13 +92,18 @@ REFUSALS = {
 }
 
 
+MAX_TOKEN = 2000
+
+
 @router.get("/accept", response_class=HTMLResponse)
 def show_invite(
     services: ServicesDep,
-    token: Annotated[str, Query(max_length=2000)] = "",
+    token: Annotated[str, Query()] = "",
     cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None,
 ) -> HTMLResponse:
     """The invite's property and unit, and the Accept form."""
+    if len(token) > MAX_TOKEN:
+        return _refused("invalid")  # NB: a person sees a page, never a JSON error
     try:
         invite = describe_invite(services.engine, token)
     except (InviteRefusedError, InvalidTokenError) as error:
@@ -129,11 +134,13 @@ def show_invite(
 @router.post("/accept", response_class=HTMLResponse)
 def accept(
     services: ServicesDep,
-    token: Annotated[str, Form(max_length=2000)] = "",
-    csrf: Annotated[str, Form(max_length=2000)] = "",
+    token: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
     cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None,
 ) -> HTMLResponse:
     """L4: accept the invite; a refused or forged request changes nothing."""
+    if len(token) > MAX_TOKEN or len(csrf) > MAX_TOKEN:
+        return _refused("invalid")
     if not _csrf_holds(services, csrf, cookie, token):
         return _refused("form")
     try:

@@ -73,6 +73,9 @@ def _timeline(console: Any, result: dict[str, Any], scenario: Any) -> None:
     from leasesync.scenarios.narration import narrate, people_names
 
     names = people_names(scenario.steps)
+    numbers = {
+        key: unit["number"] for key, unit in result["snapshots"]["end"]["units"].items()
+    }
     table = Table(title="What happened, and why", show_lines=False, expand=True)
     table.add_column("when (Chicago)", no_wrap=True)
     table.add_column("unit", no_wrap=True)
@@ -82,7 +85,8 @@ def _timeline(console: Any, result: dict[str, Any], scenario: Any) -> None:
         if entry["event"] == "set_lifecycle":
             continue
         when = entry["at"][:16].replace("T", " ")
-        table.add_row(when, entry["unit"] or "", narrate(entry, names), entry["rule"])
+        unit = numbers.get(entry["unit"], entry["unit"] or "")
+        table.add_row(when, unit, narrate(entry, names), entry["rule"])
     console.print(table)
 
 

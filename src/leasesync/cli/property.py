@@ -44,11 +44,12 @@ def link_command(
         str, typer.Option("--timezone", help="IANA time zone, e.g. America/Chicago.")
     ],
     license_key: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--license-key", prompt=True, hide_input=True, help="RPX licence key."
+            "--license-key",
+            help="RPX licence key; asked for (on stderr, not echoed) when left out.",
         ),
-    ],
+    ] = None,
     pms: Annotated[Pms, typer.Option("--pms", help="The PMS.")] = Pms.realpage,
     common_area: Annotated[
         list[str] | None,
@@ -63,23 +64,47 @@ def link_command(
     from leasesync.domain.errors import NeedsHumanError, RetryLaterError
     from leasesync.engine.linking import link_property
 
+    if license_key is None:
+        # NB: the prompt goes to stderr so that --json output stays parseable.
+        license_key = typer.prompt("License key", hide_input=True, err=True)
     target = _Target(url=url, pmcid=pmcid, siteid=siteid, license_key=license_key)
     link = target.link(
         pms.value, name, timezone, tuple(common_area or ()), poll_minutes
     )
     with target.connector() as connector, command_stack(ctx) as stack:
+        existing = _existing_name(stack.engine, link)
         try:
             property_id, outcome = link_property(stack.engine, link, connector)
         except NeedsHumanError as error:
             fail(f"leasesync: cannot link {name!r}: {error}")
         except RetryLaterError as error:
             fail(f"leasesync: cannot reach the PMS at {url}: {error}")
+    shown = existing or name
+    said = (
+        f"Already linked as property {property_id} ({shown}); the link is unchanged"
+        if existing
+        else f"Linked property {property_id} ({name})"
+    )
     emit(
-        {"property_id": property_id, "name": name, "sync": outcome},
+        {
+            "property_id": property_id,
+            "name": shown,
+            "created": existing is None,
+            "sync": outcome,
+        },
         as_json=as_json,
-        text=f"Linked property {property_id} ({name}): sync {outcome.outcome}, "
+        text=f"{said}: sync {outcome.outcome}, "
         f"{outcome.units_changed} units changed, {outcome.actions} actions",
     )
+
+
+def _existing_name(engine: Any, link: Any) -> str | None:
+    """The name of the property this link names, if it is linked already (L1)."""
+    from leasesync.store.properties import find_property
+
+    with engine.transaction() as session:
+        found = find_property(session, link.pms, link.pms_ref)
+        return None if found is None else found.name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -43,6 +43,8 @@ def run_command(
 
     chosen = state(ctx)
     configure_logging(chosen.log_format or "text", chosen.log_level or "WARNING")
+    if report is not None and report.is_dir():
+        fail(f"--report {report}: is a folder; name a file", code=EXIT_INVALID)
     try:
         result = run_file(file)
     except ScenarioFileError as error:

@@ -15,7 +15,7 @@ Identity follows SPEC L9: units by PMS unit id, people by PMS person id, househo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
@@ -142,6 +142,28 @@ class PropertySnapshot:
     memberships: tuple[Membership, ...]
     lease_terms: tuple[LeaseTerm, ...] = ()
     quarantined: tuple[QuarantinedRecord, ...] = field(default=())
+
+    def with_orphans_quarantined(self) -> PropertySnapshot:
+        """This snapshot, with memberships on units it does not list quarantined.
+
+        A resident row naming a unit the unit list lacks is bad vendor data: it is
+        left out and reported, like any unreadable record (SPEC §7).
+        """
+        listed = {unit.unit_id for unit in self.units}
+        orphans = [m for m in self.memberships if m.unit_id not in listed]
+        if not orphans:
+            return self
+        kept = tuple(m for m in self.memberships if m.unit_id in listed)
+        reports = tuple(
+            QuarantinedRecord(
+                record=f"person {m.person_id} on household {m.household_id}",
+                reason=f"names unit {m.unit_id}, which the PMS does not list",
+            )
+            for m in orphans
+        )
+        return replace(
+            self, memberships=kept, quarantined=(*self.quarantined, *reports)
+        )
 
     def memberships_by_unit(self) -> dict[PmsUnitId, list[Membership]]:
         """Group memberships by unit, every listed unit present (possibly empty)."""

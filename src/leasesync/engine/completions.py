@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from leasesync.domain.errors import LeasesyncError
 from leasesync.domain.planning import accept_invite as acceptance
@@ -182,11 +182,24 @@ def device_reported(engine: Engine, report: ConfigurationReport) -> bool:
                 m.DeviceCommand.idempotency_key == report.idempotency_key
             )
         ).first()
-        if command is None or command.status != "pending":
+        if command is None or command.status not in ("pending", "failed"):
             return False
+        completed = report.outcome is CommandOutcome.COMPLETED
         unit = lock_unit(session, command.unit_id)
         state = load_unit_state(session, unit)
-        completed = report.outcome is CommandOutcome.COMPLETED
+        if command.status == "failed":
+            if not _late_but_welcome(command, state, completed):
+                return False
+            # NB: the late answer completes this command; its pending retry is moot.
+            session.execute(
+                update(m.DeviceCommand)
+                .where(
+                    m.DeviceCommand.unit_id == unit.id,
+                    m.DeviceCommand.status == "pending",
+                )
+                .values(status="superseded", finished_at=engine.clock.now())
+            )
+            command.status = "pending"
         actions = device_report(state, completed, engine.clock.now(), report.detail)
         prop = session.get_one(m.Property, unit.property_id)
         replan_unit(
@@ -198,6 +211,21 @@ def device_reported(engine: Engine, report: ConfigurationReport) -> bool:
             verify=engine.verify_state,
         )
         return True
+
+
+def _late_but_welcome(command: m.DeviceCommand, state: Any, completed: bool) -> bool:
+    """A completion that arrives after its command timed out still counts (L8).
+
+    Slow devices do finish: while the unit still heads for the same configuration,
+    their late report completes it; a late failure, or a report for a configuration
+    the unit no longer wants, changes nothing.
+    """
+    heading = state.devices.configuration.value.removeprefix("to_")
+    return (
+        completed
+        and state.devices.configuration.value.startswith("to_")
+        and (heading == command.configuration)
+    )
 
 
 def _target(engine: Engine, property_id: int, unit_key: str) -> int:
@@ -214,10 +242,15 @@ def _target(engine: Engine, property_id: int, unit_key: str) -> int:
 def mark_installed(engine: Engine, property_id: int, unit_key: str, actor: str) -> int:
     """L5: the installer marks a unit's installation complete; held invites go out."""
     unit_id = _target(engine, property_id, unit_key)
+    with engine.transaction() as session:
+        already = session.get_one(m.Unit, unit_id).installation == "complete"
     cause = f"installation marked complete by {actor}"
-    done = SetInstalled(rule="L5", cause=cause, installed=True)
+    # NB: marking twice is recorded as a staff action but changes nothing (L13).
+    done: list[Action] = (
+        [] if already else [SetInstalled(rule="L5", cause=cause, installed=True)]
+    )
     return _apply(
-        engine, unit_id, [done], StaffRecord(actor=actor, action="mark_installed")
+        engine, unit_id, done, StaffRecord(actor=actor, action="mark_installed")
     )
 
 

@@ -83,6 +83,7 @@ def apply_snapshot(
     approved_by: str | None = None,
 ) -> SyncOutcome:
     """Guard a fetched snapshot, then re-plan each changed unit in its own transaction."""
+    snapshot = snapshot.with_orphans_quarantined()
     now = engine.clock.now()
     prepared = _prepare(snapshot)
     with engine.transaction() as session:

@@ -63,7 +63,20 @@ class Scenario:
 
 
 class _TextDatesLoader(yaml.SafeLoader):
-    """A safe loader that leaves timestamps as strings."""
+    """A safe loader that leaves timestamps as strings and refuses repeated keys."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise ScenarioFileError(
+                    f"line {mark.line + 1}, column {mark.column + 1}",
+                    f"key {key!r} appears twice",
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {
@@ -84,6 +97,8 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioFileError(
             str(path), f"cannot be read ({error.strerror})"
         ) from error
+    except UnicodeDecodeError as error:
+        raise ScenarioFileError(str(path), "is not UTF-8 text") from error
     try:
         document = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506
     except yaml.YAMLError as error:
@@ -106,6 +121,7 @@ def parse_scenario(document: Any) -> Scenario:
     )
     if end < last:
         raise ScenarioFileError("end", "is before the last step")
+    _check_steps(steps, document.get("expect", {}))
     return Scenario(
         name=document["name"],
         property=document["property"],
@@ -218,6 +234,30 @@ def _pms_rows(value: dict[str, Any], location: str) -> dict[str, Any]:
                 )
         residents.append(converted)
     return {**value, "residents": residents}
+
+
+NEEDS_LINK = frozenset({"sync", "mark_installed", "accept_invite", "approve_held_sync"})
+AUTOMATIC_SNAPSHOTS = frozenset({"end"})
+
+
+def _check_steps(steps: tuple[Step, ...], expect: dict[str, Any]) -> None:
+    """Steps that cannot run, and expectations about snapshots nobody takes."""
+    linked = False
+    taken = set(AUTOMATIC_SNAPSHOTS)
+    for step in steps:
+        where = f"steps[{step.index}].{step.action}"
+        linked = linked or step.action == "link"
+        if step.action in NEEDS_LINK and not linked:
+            raise ScenarioFileError(
+                where, "needs the property linked by an earlier step"
+            )
+        if step.action == "snapshot":
+            if step.value in AUTOMATIC_SNAPSHOTS:
+                raise ScenarioFileError(where, f"{step.value!r} is taken at the end")
+            taken.add(step.value)
+    for name in expect.get("snapshots", {}):
+        if name not in taken:
+            raise ScenarioFileError(f"expect.snapshots.{name}", "no step takes it")
 
 
 def _check_order(start: datetime, steps: tuple[Step, ...]) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlparse
 from sqlalchemy import func, select
 
 from leasesync.connectors.realpage.connector import RealPageConnector
+from leasesync.domain.errors import LeasesyncError
 from leasesync.domain.ports import ConfigurationReport, PmsConnector
 from leasesync.domain.settings import PropertySettings
 from leasesync.engine import completions
@@ -134,8 +135,25 @@ class ScenarioRun:
     # --- steps -----------------------------------------------------------------------
 
     def run_step(self, step: Step) -> None:
+        """Carry a step out; one the engine refuses is recorded and the run goes on."""
         handler = getattr(self, f"step_{step.action}")
-        handler(step.value)
+        try:
+            handler(step.value)
+        except LeasesyncError as refusal:
+            self.events.append(
+                {
+                    "at": self.clock.now(),
+                    "event": "step_refused",
+                    "detail": f"steps[{step.index}].{step.action}: {refusal}",
+                }
+            )
+            logger.warning(
+                "steps[%d].%s refused: %s",
+                step.index,
+                step.action,
+                refusal,
+                extra={"event": "step_refused"},
+            )
         self.settle()
 
     def step_pms(self, value: dict[str, Any]) -> None:
@@ -164,9 +182,11 @@ class ScenarioRun:
 
     def step_accept_invite(self, address: str) -> None:
         wanted = address.strip().lower()
+        opened = 0
         for entry in list_outbox(self.outbox):
             if entry.to.strip().lower() != wanted:
                 continue
+            opened += 1
             token = parse_qs(urlparse(entry.accept_url).query)["token"][0]
             try:
                 completions.accept_invite(self.engine, token)
@@ -178,6 +198,10 @@ class ScenarioRun:
                         "detail": f"{address}: {refusal.reason}",
                     }
                 )
+        if not opened:
+            raise completions.UnknownTargetError(
+                f"no invite was ever sent to {address}"
+            )
 
     def step_pms_fault(self, value: dict[str, Any]) -> None:
         self.simulator.inject_fault(value["kind"], int(value.get("calls", 1)))

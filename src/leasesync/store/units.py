@@ -171,14 +171,16 @@ def record_actions(
 
 def _fields(action: Action) -> dict[str, Any]:
     """An action's own values, for the audit trail of actions with no rows."""
-    values = {}
+    values: dict[str, Any] = {}
     for item in fields(action):
         if item.name in ("rule", "cause"):
             continue
         value = getattr(action, item.name)
-        values[item.name] = (
-            value.isoformat() if isinstance(value, datetime) else str(value)
-        )
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif not isinstance(value, (bool, int, float)):
+            value = str(value)
+        values[item.name] = value
     return values
 
 
