@@ -79,18 +79,25 @@ def _apply(
     """Run ``prelude`` then a fresh plan on one unit; returns the number of actions."""
     with engine.transaction() as session:
         unit = lock_unit(session, unit_id)
-        prop = session.get_one(m.Property, unit.property_id)
         if staff is not None:
-            _record_staff(session, engine, prop.id, unit.id, staff)
-        plan = replan_unit(
-            session,
-            unit,
-            settings_of(session, prop),
-            engine.clock.now(),
-            prelude=prelude,
-            verify=engine.verify_state,
-        )
-        return len(plan.actions)
+            _record_staff(session, engine, unit.property_id, unit.id, staff)
+        return _replan_locked(engine, session, unit, prelude)
+
+
+def _replan_locked(
+    engine: Engine, session: Any, unit: m.Unit, prelude: Sequence[Action]
+) -> int:
+    """Re-plan a unit already locked in ``session`` after ``prelude``; the action count."""
+    prop = session.get_one(m.Property, unit.property_id)
+    plan = replan_unit(
+        session,
+        unit,
+        settings_of(session, prop),
+        engine.clock.now(),
+        prelude=prelude,
+        verify=engine.verify_state,
+    )
+    return len(plan.actions)
 
 
 def _record_staff(
@@ -132,14 +139,7 @@ def accept_invite(engine: Engine, token: str) -> Acceptance:
         actions = acceptance(load_unit_state(session, unit), invite.email)
         if not actions:
             raise InviteRefusedError("withdrawn", "this invite is no longer open")
-        replan_unit(
-            session,
-            unit,
-            settings_of(session, prop),
-            engine.clock.now(),
-            prelude=actions,
-            verify=engine.verify_state,
-        )
+        _replan_locked(engine, session, unit, actions)
         logger.info(
             "invite %s accepted",
             invite.id,
@@ -201,15 +201,7 @@ def device_reported(engine: Engine, report: ConfigurationReport) -> bool:
             )
             command.status = "pending"
         actions = device_report(state, completed, engine.clock.now(), report.detail)
-        prop = session.get_one(m.Property, unit.property_id)
-        replan_unit(
-            session,
-            unit,
-            settings_of(session, prop),
-            engine.clock.now(),
-            prelude=actions,
-            verify=engine.verify_state,
-        )
+        _replan_locked(engine, session, unit, actions)
         return True
 
 
