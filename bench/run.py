@@ -227,6 +227,7 @@ def _profiled(
     stats.sort_stats("cumulative").print_stats(40)
     stats.sort_stats("tottime").print_stats(25)
     path = RESULTS / f"{stamp}-profile-{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.getvalue(), encoding="utf-8")
     written[name] = str(path)
     return result
@@ -449,6 +450,7 @@ def machine() -> dict[str, Any]:
 def write_results(
     bench: Bench, targets: list[dict[str, Any]], extra: dict[str, Any], stamp: str
 ) -> Path:
+    """Write what is known so far; called after every phase, so a late failure keeps it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {
         "format": "leasesync-bench/1",
@@ -548,7 +550,12 @@ def run_phases(
     bench: Bench, console: Console, stamp: str, *, profile: bool
 ) -> dict[str, Any]:
     """Every phase and floor in order; returns what the report needs besides them."""
-    say = console.log
+    extra: dict[str, Any] = {"complete": False}
+
+    def say(message: str) -> None:
+        write_results(bench, [], extra, stamp)
+        console.log(message)
+
     say(f"portfolio PMS at {bench.pms_url}; rendering and parsing the base answers")
     base_parse = parse_floor(response_bodies(bench))
     say("phase 1: first link")
@@ -560,6 +567,7 @@ def run_phases(
     switch_state(bench, fraction=CHANGED_FRACTION)
     changed_parse = parse_floor(response_bodies(bench))
     changed = changed_households(bench)
+    extra["changed_households"] = changed
     say("phase 3: 1 % changed")
     bench.measurements.append(resync(bench, "1 % changed"))
 
@@ -586,14 +594,18 @@ def run_phases(
                 say=say,
             )
         )
-    extra: dict[str, Any] = {
-        "changed_households": changed,
-        "parse_floor_items": base_parse.items,
-        "process_rss_mb_at_end": current_rss_mb(),
-    }
+    extra.update(
+        changed_households=changed,
+        parse_floor_items=base_parse.items,
+        process_rss_mb_at_end=current_rss_mb(),
+    )
     if profile:
         say("profiling one property's first link and unchanged resync")
-        extra["profiles"] = profile_one_property(bench, stamp)
+        try:
+            extra["profiles"] = profile_one_property(bench, stamp)
+        except Exception as error:  # NB: a profile is a bonus; keep the figures
+            extra["profiles"] = {"error": repr(error)}
+    extra["complete"] = True
     return extra
 
 
