@@ -9,7 +9,7 @@ VENV_PYTHON := .venv/bin/python
 test:
 	./scripts/test
 
-# About a minute: 10 properties x 200 units, 50 turnovers.
+# About a minute: 10 properties x 100 units, 30 turnovers.
 bench:
 	scripts/ensure-venv
 	$(VENV_PYTHON) bench/run.py --size quick

@@ -52,16 +52,20 @@ def walk(body: bytes) -> int:
     return count
 
 
-def parse_floor(bodies: Iterable[bytes]) -> Floor:
-    """The parse floor over ``bodies`` (consumed one at a time)."""
+def parse_floor(bodies: Iterable[bytes], tries: int = 2) -> Floor:
+    """The parse floor over ``bodies`` (consumed one at a time), best of ``tries``."""
     wall = cpu = 0.0
     items = 0
     for body in bodies:
-        started, cpu_started = time.perf_counter(), cpu_seconds()
-        items += walk(body)
-        wall += time.perf_counter() - started
-        cpu += cpu_seconds() - cpu_started
+        best = min((_timed_walk(body) for _ in range(tries)), key=lambda t: t[0])
+        wall, cpu, items = wall + best[0], cpu + best[1], items + best[2]
     return Floor(wall_seconds=wall, cpu_seconds=cpu, items=items)
+
+
+def _timed_walk(body: bytes) -> tuple[float, float, int]:
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    items = walk(body)
+    return time.perf_counter() - started, cpu_seconds() - cpu_started, items
 
 
 def copy_floor(url: str, rows: int, properties: int) -> Floor:

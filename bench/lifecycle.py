@@ -68,6 +68,7 @@ from leasesync.gateways.mail.smtp import SmtpMailGateway
 from leasesync.store import db
 from leasesync.store import models as m
 from measuring import (
+    analyze,
     cpu_seconds,
     delta,
     peak_rss_mb,
@@ -322,13 +323,13 @@ def _one_round(
 
 
 def available_modes() -> tuple[str, ...]:
-    """Both modes where ``leasesync worker`` exists, else only the loop."""
+    """The production workers where ``leasesync worker`` exists, else the loop."""
     try:
         import leasesync.jobs.queueing
         import leasesync.jobs.worker  # noqa: F401
     except ImportError:
         return (LOOP,)
-    return MODES if _worker_command().exists() else (LOOP,)
+    return (PROCRASTINATE,) if _worker_command().exists() else (LOOP,)
 
 
 def run_lifecycle(
@@ -380,6 +381,7 @@ def _measure(
     port = _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
+    analyze(database_url)  # NB: the preparation wrote thousands of rows
     rows_before, db_before = settled_rows(database_url), postgres_cpu_seconds()
     cpu_before, since = _children_cpu(), datetime.now(UTC)
     drive = _drive_procrastinate if mode == PROCRASTINATE else _drive_loop

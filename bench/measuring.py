@@ -166,6 +166,27 @@ def _other_backends(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def analyze(url: str) -> None:
+    """Refresh the planner's statistics, as autovacuum would after a bulk load.
+
+    Test servers often run with ``autovacuum = off``; without statistics the planner
+    misjudges the freshly filled tables and the phases after the first link measure
+    that rather than leasesync.
+    """
+    with psycopg.connect(server_url(url), autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
+def server_settings(url: str) -> dict[str, str]:
+    """The server settings that change what the figures mean."""
+    names = ("server_version", "autovacuum", "synchronous_commit", "shared_buffers")
+    with psycopg.connect(server_url(url), autocommit=True) as connection:
+        return {
+            name: str(connection.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+            for name in names
+        }
+
+
 def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     changes = {name: after[name] - before.get(name, 0) for name in after}
     return {name: count for name, count in sorted(changes.items()) if count}

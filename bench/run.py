@@ -53,10 +53,12 @@ from leasesync.store import models as m
 from lifecycle import LOOP, SEGMENTS, LifecycleRun, available_modes, run_lifecycle
 from measuring import (
     Measurement,
+    analyze,
     current_rss_mb,
     fresh_database,
     measured,
     peak_rss_mb,
+    server_settings,
 )
 from pms import PortfolioSpec, fetch_answers, portfolio_pms, site_url
 from portfolio import PMCID, current_households, generate_site, site_identity, siteid_of
@@ -70,7 +72,7 @@ FLOORS_CAPTION = (
     "PostgreSQL COPY of as many rows as the phase wrote (first link, 1 % changed)"
 )
 SIZES = {
-    "quick": {"properties": 10, "units": 200, "turnovers": 50},
+    "quick": {"properties": 10, "units": 100, "turnovers": 30},
     "full": {"properties": 200, "units": 500, "turnovers": 1000},
 }
 
@@ -560,6 +562,8 @@ def run_phases(
     base_parse = parse_floor(response_bodies(bench))
     say("phase 1: first link")
     bench.measurements.append(first_link(bench))
+    extra["server"] = server_settings(bench.database_url)
+    analyze(bench.database_url)
     say("phase 2: unchanged resync")
     bench.measurements.append(resync(bench, "unchanged resync"))
 
