@@ -86,16 +86,27 @@ def residents_by_unit(
     session: Session, property_id: int
 ) -> dict[PmsUnitId, frozenset[PersonId]]:
     """The associated residents of each unit, for the sync guard (L12)."""
-    rows = session.execute(
-        select(m.Unit.pms_unit_id, m.Resident.pms_person_id)
-        .join(m.Resident, m.Resident.unit_id == m.Unit.id)
-        .where(
-            m.Unit.property_id == property_id,
-            m.Resident.removed_at.is_(None),
-            m.Resident.status != "waiting",
-            m.Unit.paused.is_(False),
+    # NB: two steps, so that the residents are read through their unit index whatever
+    # the planner's statistics say; one join walked every resident of the portfolio.
+    # NB: a comprehension, not dict(): a Result has keys() and would be read as a map.
+    units = {  # noqa: C416
+        unit_id: pms_unit_id
+        for unit_id, pms_unit_id in session.execute(
+            select(m.Unit.id, m.Unit.pms_unit_id).where(
+                m.Unit.property_id == property_id, m.Unit.paused.is_(False)
+            )
         )
-    ).all()
+    }
+    rows = [
+        (units[unit_id], person_id)
+        for unit_id, person_id in session.execute(
+            select(m.Resident.unit_id, m.Resident.pms_person_id).where(
+                m.Resident.unit_id.in_(list(units)),
+                m.Resident.removed_at.is_(None),
+                m.Resident.status != "waiting",
+            )
+        )
+    ]
     grouped: dict[PmsUnitId, set[PersonId]] = {}
     for unit_id, person_id in rows:
         grouped.setdefault(PmsUnitId(unit_id), set()).add(PersonId(person_id))
