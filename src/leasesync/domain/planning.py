@@ -370,18 +370,13 @@ class _Planner:
             r for r in self.state.residents if r.email == email and r not in people
         ]
         if any(r.status is ResidentStatus.ACTIVE for r in sharers):
-            self.join_active_account(email, people)
+            cause = "shares the account of an active resident"
+            self.share_address(people, ResidentStatus.ACTIVE, cause)
             return
         if self.state.invite_for(email) is not None:
-            for person in people:
-                self.emit(
-                    ChangeStatus(
-                        rule="L9",
-                        cause="shares an invited address",
-                        person=person.person_id,
-                        status=ResidentStatus.INVITED,
-                    )
-                )
+            self.share_address(
+                people, ResidentStatus.INVITED, "shares an invited address"
+            )
             return
         if not self.state.installed:
             return
@@ -403,14 +398,14 @@ class _Planner:
             )
         )
 
-    def join_active_account(self, email: str, people: list[ResidentState]) -> None:
+    def share_address(
+        self, people: list[ResidentState], status: ResidentStatus, cause: str
+    ) -> None:
+        """L9: occupants of one unit who share an address share its invite or account."""
         for person in people:
             self.emit(
                 ChangeStatus(
-                    rule="L9",
-                    cause="shares the account of an active resident",
-                    person=person.person_id,
-                    status=ResidentStatus.ACTIVE,
+                    rule="L9", cause=cause, person=person.person_id, status=status
                 )
             )
 
